@@ -1,0 +1,85 @@
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
+import type { Config } from './config/config.ts';
+import { type Database, openDatabase } from './platform/db/index.ts';
+import { Migrator } from './platform/db/migrator.ts';
+import { errorHandler } from './platform/http/error-handler.ts';
+import { registerNotFound } from './platform/http/not-found.ts';
+import { registerOpenApi } from './platform/http/openapi.ts';
+import { registerOperationalRoutes } from './platform/http/operational.routes.ts';
+import { registerRequestContext, requestIdFor } from './platform/http/request-context.ts';
+import { ProblemSchema } from './platform/http/schemas.ts';
+import { validatorCompiler } from './platform/http/validation.ts';
+import { loggerOptions } from './platform/logging.ts';
+
+export interface AppOptions {
+  /** An already open database (tests); otherwise one is opened from the config and closed with the app. */
+  db?: Database;
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: DestinationStream;
+}
+
+const EXPOSED_HEADERS = [
+  'x-request-id',
+  'x-process-time',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'ratelimit-policy',
+  'retry-after',
+  'idempotent-replayed',
+  'location',
+];
+
+/**
+ * The one composition root: builds the Fastify app and every service from the config, without
+ * listening. The server, the worker, the CLI and the tests all start from here.
+ */
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
+  const db = options.db ?? (await openDatabase(config));
+  const ownsDb = options.db === undefined;
+  const migrator = new Migrator(db);
+  try {
+    if (config.migrateOnStart) await migrator.up();
+  } catch (err) {
+    if (ownsDb) await db.close();
+    throw err;
+  }
+
+  const logger = loggerOptions(config.logLevel);
+  const app = Fastify({
+    logger: options.logStream ? { ...logger, stream: options.logStream } : logger,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    bodyLimit: config.http.bodyLimitBytes,
+    requestTimeout: config.http.requestTimeoutMs,
+    trustProxy:
+      typeof config.trustProxy === 'number'
+        ? (_address: string, hop: number) => hop < (config.trustProxy as number)
+        : config.trustProxy,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setErrorHandler(errorHandler);
+  app.removeContentTypeParser('text/plain');
+  app.addSchema(ProblemSchema);
+  registerNotFound(app);
+  registerRequestContext(app, config);
+  if (ownsDb) app.addHook('onClose', async () => db.close());
+
+  const allowAny = config.corsOrigins.includes('*');
+  await app.register(cors, {
+    origin: (origin, callback) =>
+      callback(null, allowAny || (origin !== undefined && config.corsOrigins.includes(origin))),
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id', 'last-event-id'],
+    exposedHeaders: EXPOSED_HEADERS,
+    maxAge: 600,
+  });
+  await registerOpenApi(app);
+  registerOperationalRoutes(app, { db, migrator });
+  return app;
+}

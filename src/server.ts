@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import { type Config, loadConfig } from './config/config.ts';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP server and wires graceful shutdown: on SIGTERM/SIGINT new requests get 503,
+ * in-flight ones finish, then the database closes. A stuck drain is cut off after
+ * SHUTDOWN_TIMEOUT_MS.
+ */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const app = await buildApp(config);
+  const url = await app.listen({ port: config.port, host: config.host });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= app.close();
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    app.log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      app.log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  app.log.info(
+    { url, env: config.env, database: config.databaseUrl ? 'postgres' : 'pglite' },
+    'Dashtam listening',
+  );
+  return { app, url, stop };
+}
+
+/** Entry point: reports configuration problems plainly instead of as a stack trace. */
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  try {
+    await startServer(loadConfig(env));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
