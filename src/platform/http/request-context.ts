@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { v7 as uuidv7 } from 'uuid';
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
 import { redactUrl } from '../logging.ts';
 
@@ -9,7 +9,7 @@ const VALID_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** Echoes a well-formed incoming X-Request-Id (so callers can trace), else makes a new one. */
 export function requestIdFor(req: IncomingMessage): string {
   const incoming = req.headers['x-request-id'];
-  return typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : uuidv7();
+  return typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
 /** JSON answers never render, so they get the strictest policy; HTML pages opt into more. */
