@@ -55,6 +55,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: config.http.bodyLimitBytes,
     requestTimeout: config.http.requestTimeoutMs,
+    // How often Node looks for requests past requestTimeout (its default, 30 s, is too coarse).
+    http: { connectionsCheckingInterval: Math.min(1000, config.http.requestTimeoutMs) },
     trustProxy:
       typeof config.trustProxy === 'number'
         ? (_address: string, hop: number) => hop < (config.trustProxy as number)

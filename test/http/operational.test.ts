@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, connect } from 'node:net';
 import { test } from 'node:test';
 import { Migrator } from '../../src/platform/db/migrator.ts';
 import { buildTestApp, testDatabase } from '../helpers/app.ts';
@@ -153,4 +154,20 @@ test('slow requests are logged as warnings', async (t) => {
   assert.equal(slow.length, 1);
   assert.equal(slow[0]?.level, 'warn');
   assert.equal(slow[0]?.url, '/api/v1/test/slow');
+});
+
+test('a client that never finishes its request is cut off after REQUEST_TIMEOUT_MS (slow-loris)', async (t) => {
+  const app = await buildTestApp(t, { env: { REQUEST_TIMEOUT_MS: '1000' } });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  const socket = connect(port, '127.0.0.1');
+  socket.write('GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ');
+  let received = '';
+  socket.on('data', (chunk) => {
+    received += chunk;
+  });
+  const started = Date.now();
+  await new Promise((resolve) => socket.once('close', resolve));
+  assert.match(received, /^HTTP\/1\.1 408/);
+  assert.ok(Date.now() - started < 5000, 'closed well before the default 30 s check interval');
 });
