@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config/config.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { Migrator } from './platform/db/migrator.ts';
+import { registerAuthContext } from './platform/http/auth-context.ts';
 import { errorHandler } from './platform/http/error-handler.ts';
 import { registerNotFound } from './platform/http/not-found.ts';
 import { registerOpenApi } from './platform/http/openapi.ts';
@@ -68,6 +69,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   app.setErrorHandler(errorHandler);
   app.removeContentTypeParser('text/plain');
   app.addSchema(ProblemSchema);
+  registerAuthContext(app);
   registerNotFound(app);
   registerRequestContext(app, config);
   if (ownsDb) app.addHook('onClose', async () => db.close());
