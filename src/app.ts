@@ -2,17 +2,24 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/config.ts';
+import { KeyStore } from './platform/crypto/index.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { Migrator } from './platform/db/migrator.ts';
 import { registerAuthContext } from './platform/http/auth-context.ts';
 import { errorHandler } from './platform/http/error-handler.ts';
+import { registerIdempotency } from './platform/http/idempotency/idempotency.hooks.ts';
 import { registerNotFound } from './platform/http/not-found.ts';
 import { registerOpenApi } from './platform/http/openapi.ts';
 import { registerOperationalRoutes } from './platform/http/operational.routes.ts';
+import { registerRateLimits } from './platform/http/rate-limit.ts';
 import { registerRequestContext, requestIdFor } from './platform/http/request-context.ts';
 import { ProblemSchema } from './platform/http/schemas.ts';
 import { validatorCompiler } from './platform/http/validation.ts';
+import { Jobs } from './platform/jobs/index.ts';
 import { loggerOptions } from './platform/logging.ts';
+import { Mailer, registerMailboxRoutes } from './platform/mail/index.ts';
+import { createMetrics, registerMetrics } from './platform/metrics/metrics.ts';
+import { registerRequestTracing, startTracing, traceDatabase } from './platform/tracing.ts';
 
 export interface AppOptions {
   /** An already open database (tests); otherwise one is opened from the config and closed with the app. */
@@ -38,11 +45,16 @@ const EXPOSED_HEADERS = [
  * listening. The server, the worker, the CLI and the tests all start from here.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<FastifyInstance> {
-  const db = options.db ?? (await openDatabase(config));
+  const tracing = startTracing(config.otelEndpoint);
+  const rawDb = options.db ?? (await openDatabase(config));
+  const db = tracing ? traceDatabase(rawDb, tracing.tracer) : rawDb;
   const ownsDb = options.db === undefined;
   const migrator = new Migrator(db);
+  const keyStore = new KeyStore(db, config.secrets.encryptionKeys);
   try {
     if (config.migrateOnStart) await migrator.up();
+    // Refuses to start when a kid now names different key material (once the key store exists).
+    if (config.migrateOnStart || (await migrator.isCurrent())) await keyStore.init();
   } catch (err) {
     if (ownsDb) await db.close();
     throw err;
@@ -72,6 +84,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   registerAuthContext(app);
   registerNotFound(app);
   registerRequestContext(app, config);
+  if (tracing) {
+    registerRequestTracing(app, tracing);
+    app.addHook('onClose', () => tracing.shutdown());
+  }
   if (ownsDb) app.addHook('onClose', async () => db.close());
 
   const allowAny = config.corsOrigins.includes('*');
@@ -84,6 +100,41 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     maxAge: 600,
   });
   await registerOpenApi(app);
+  const metrics = createMetrics(db);
+  registerMetrics(app, config, metrics);
+  registerRateLimits(app, config, {
+    onReject: (policy) => metrics.rateLimitRejections.inc({ policy }),
+    onFallback: () => metrics.rateLimitStoreFallbacks.inc(),
+  });
+  const idempotency = registerIdempotency(app, {
+    db,
+    cipher: keyStore,
+    abandonedAfterSeconds: config.http.idempotencyAbandonedSeconds,
+  });
   registerOperationalRoutes(app, { db, migrator });
+
+  // Enqueueing works in every process; JOBS_ENABLED=false leaves the running to `dashtam worker`.
+  const jobs = new Jobs(db, {
+    logger: app.log,
+    work: config.jobsEnabled,
+    stopTimeoutMs: Math.floor(config.shutdownTimeoutMs / 2),
+    onOutcome: (queue, outcome) => metrics.jobOutcomes.inc({ queue, outcome }),
+    tracer: tracing?.tracer,
+  });
+  jobs.registerRetention('idempotency_keys', () => idempotency.purgeExpired());
+  const mailer = new Mailer(db, jobs, {
+    env: config.env,
+    smtpUrl: config.smtpUrl,
+    from: config.mailFrom,
+    logger: app.log,
+    retentionDays: config.outboxRetentionDays,
+  });
+  if (config.env !== 'production') registerMailboxRoutes(app, { mailer });
+  app.addHook('onReady', () => jobs.start());
+  // onClose hooks run last-registered first: jobs drain before the database closes.
+  app.addHook('onClose', async () => {
+    await jobs.stop();
+    mailer.close();
+  });
   return app;
 }

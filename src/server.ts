@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { type Config, loadConfig } from './config/config.ts';
+import { resolveSecretSources } from './config/secret-sources/index.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -48,7 +49,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
 /** Entry point: reports configuration problems plainly instead of as a stack trace. */
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {
-    await startServer(loadConfig(env));
+    // Secret managers are read first so loadConfig stays synchronous and validates their values.
+    await startServer(loadConfig(await resolveSecretSources(env)));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(1);

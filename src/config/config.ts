@@ -1,41 +1,17 @@
 import { resolve } from 'node:path';
-import {
-  type KeyMaterial,
-  keyWeakness,
-  loadOrCreateDevSecrets,
-  parseKey,
-  parseKeyList,
-  readSecretVar,
-} from './secrets.ts';
+import { parseCorsOrigins, parseRateLimits, parseSecrets, parseTrustProxy } from './config-parsers.ts';
+import { EnvReader } from './env-reader.ts';
+import type { RateLimitPolicy, RateLimitRule } from './rate-limit-policies.ts';
+import { type KeyMaterial, readSecretVar } from './secrets.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 
-export const RATE_LIMIT_POLICIES = [
-  'register',
-  'login',
-  'password_reset',
-  'refresh',
-  'connect',
-  'sync',
-  'read',
-  'write',
-] as const;
-export type RateLimitPolicy = (typeof RATE_LIMIT_POLICIES)[number];
-export interface RateLimitRule {
-  points: number;
-  seconds: number;
-}
-
-export const DEFAULT_RATE_LIMITS: Record<RateLimitPolicy, RateLimitRule> = {
-  register: { points: 3, seconds: 60 },
-  login: { points: 5, seconds: 60 },
-  password_reset: { points: 3, seconds: 3600 },
-  refresh: { points: 10, seconds: 60 },
-  connect: { points: 5, seconds: 60 },
-  sync: { points: 10, seconds: 60 },
-  read: { points: 300, seconds: 60 },
-  write: { points: 60, seconds: 60 },
-};
+export {
+  DEFAULT_RATE_LIMITS,
+  RATE_LIMIT_POLICIES,
+  type RateLimitPolicy,
+  type RateLimitRule,
+} from './rate-limit-policies.ts';
 
 export interface Config {
   env: Environment;
@@ -44,6 +20,10 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /** OTLP/HTTP collector base URL; tracing is off when unset. */
+  otelEndpoint: string | undefined;
+  /** Namespace for every Redis key, so deployments (or test runs) can share one Redis. */
+  redisKeyPrefix: string;
   publicBaseUrl: string;
   corsOrigins: string[];
   trustProxy: boolean | number | string[];
@@ -57,6 +37,10 @@ export interface Config {
   sessionCap: number;
   refreshReuseLeewaySeconds: number;
   changesRetentionDays: number;
+  /** Days sent (and dead) outgoing mail stays in mail_outbox. */
+  outboxRetentionDays: number;
+  /** Run background jobs in this process (false: only enqueue, `dashtam worker` runs them). */
+  jobsEnabled: boolean;
   syncIntervalMinutes: number;
   syncMinIntervalSeconds: number;
   accessTokenTtlSeconds: number;
@@ -71,7 +55,12 @@ export interface Config {
     statementTimeoutMs: number;
     maxLifetimeSeconds: number;
   };
-  http: { bodyLimitBytes: number; requestTimeoutMs: number; slowRequestMs: number };
+  http: {
+    bodyLimitBytes: number;
+    requestTimeoutMs: number;
+    slowRequestMs: number;
+    idempotencyAbandonedSeconds: number;
+  };
   logLevel: string;
   migrateOnStart: boolean;
   shutdownTimeoutMs: number;
@@ -86,177 +75,6 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-class EnvReader {
-  readonly problems: string[] = [];
-  constructor(readonly env: NodeJS.ProcessEnv) {}
-
-  string(name: string, fallback: string): string;
-  string(name: string): string | undefined;
-  string(name: string, fallback?: string): string | undefined {
-    const value = this.env[name];
-    return value === undefined || value === '' ? fallback : value;
-  }
-
-  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-    const raw = this.string(name);
-    if (raw === undefined) return fallback;
-    const value = /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
-    if (!Number.isSafeInteger(value) || value < min || value > max) {
-      this.problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
-      return fallback;
-    }
-    return value;
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const raw = this.string(name)?.toLowerCase();
-    if (raw === undefined) return fallback;
-    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-    this.problems.push(`${name} must be true or false (got "${this.env[name]}")`);
-    return fallback;
-  }
-
-  list(name: string): string[] {
-    return (this.string(name) ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-  }
-
-  url(name: string, fallback: string, protocols: string[]): string;
-  url(name: string, fallback: undefined, protocols: string[]): string | undefined;
-  url(name: string, fallback: string | undefined, protocols: string[]): string | undefined {
-    const raw = this.string(name);
-    if (raw === undefined) return fallback;
-    try {
-      const url = new URL(raw);
-      if (!protocols.includes(url.protocol)) {
-        this.problems.push(`${name} must use ${protocols.join(' or ')} (got "${url.protocol}")`);
-      }
-    } catch {
-      this.problems.push(`${name} is not a valid URL`);
-    }
-    return raw;
-  }
-}
-
-function parseRateLimits(reader: EnvReader): Record<RateLimitPolicy, RateLimitRule> {
-  const limits = structuredClone(DEFAULT_RATE_LIMITS);
-  for (const entry of reader.list('RATE_LIMITS')) {
-    const match = /^([a-z_]+)=(\d+)\/(\d+)$/.exec(entry);
-    const policy = match?.[1] as RateLimitPolicy | undefined;
-    if (!match || !policy || !RATE_LIMIT_POLICIES.includes(policy)) {
-      reader.problems.push(
-        `RATE_LIMITS entry "${entry}" must be policy=points/seconds with policy one of ${RATE_LIMIT_POLICIES.join(', ')}`,
-      );
-      continue;
-    }
-    const points = Number(match[2]);
-    const seconds = Number(match[3]);
-    if (points < 1 || seconds < 1) {
-      reader.problems.push(`RATE_LIMITS entry "${entry}" needs points and seconds of at least 1`);
-      continue;
-    }
-    limits[policy] = { points, seconds };
-  }
-  return limits;
-}
-
-function parseTrustProxy(reader: EnvReader): boolean | number | string[] {
-  const raw = reader.string('TRUST_PROXY');
-  if (raw === undefined || raw === 'false') return false;
-  if (raw === 'true') return true;
-  if (/^\d+$/.test(raw)) return Number(raw);
-  const entries = reader.list('TRUST_PROXY');
-  const ipLike = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
-  const bad = entries.filter((e) => !ipLike.test(e) && !['loopback', 'linklocal', 'uniquelocal'].includes(e));
-  if (bad.length > 0) {
-    reader.problems.push(
-      `TRUST_PROXY must be true, false, a hop count, or a list of proxy addresses/CIDRs (bad: ${bad.join(', ')})`,
-    );
-    return false;
-  }
-  return entries;
-}
-
-function parseCorsOrigins(reader: EnvReader, env: Environment): string[] {
-  const origins = reader.list('CORS_ORIGINS');
-  for (const origin of origins) {
-    if (origin === '*') {
-      if (env === 'production')
-        reader.problems.push('CORS_ORIGINS=* is refused in production: list the origins');
-      continue;
-    }
-    try {
-      const url = new URL(origin);
-      if (url.origin !== origin) reader.problems.push(`CORS_ORIGINS entry "${origin}" must be a bare origin`);
-    } catch {
-      reader.problems.push(`CORS_ORIGINS entry "${origin}" is not a valid origin`);
-    }
-  }
-  return origins;
-}
-
-function parseSecrets(reader: EnvReader, env: Environment, dataDir: string): Config['secrets'] {
-  const problems = reader.problems;
-  let signingRaw = readSecretVar(reader.env, 'JWT_SIGNING_KEY', problems);
-  const verifyRaw = readSecretVar(reader.env, 'JWT_VERIFY_KEYS', problems);
-  let encryptionRaw = readSecretVar(reader.env, 'ENCRYPTION_KEYS', problems);
-  const production = env === 'production';
-
-  if (!production && (signingRaw === undefined || encryptionRaw === undefined)) {
-    const dev = loadOrCreateDevSecrets(dataDir);
-    signingRaw ??= dev.jwt_signing_key;
-    encryptionRaw ??= dev.encryption_keys;
-  }
-  if (signingRaw === undefined) problems.push('JWT_SIGNING_KEY is required in production');
-  if (encryptionRaw === undefined) problems.push('ENCRYPTION_KEYS is required in production');
-
-  const placeholder: KeyMaterial = { kid: 'missing', key: Buffer.alloc(0) };
-  let jwtSigningKey = placeholder;
-  if (signingRaw !== undefined) {
-    const parsed = parseKey(signingRaw);
-    if (typeof parsed === 'string') problems.push(`JWT_SIGNING_KEY: ${parsed}`);
-    else {
-      const weak = keyWeakness(signingRaw, parsed);
-      if (weak) problems.push(`JWT_SIGNING_KEY ${weak}`);
-      jwtSigningKey = parsed;
-    }
-  }
-
-  let jwtVerifyKeys: KeyMaterial[] = [];
-  if (verifyRaw !== undefined) {
-    const parsed = parseKeyList(verifyRaw);
-    if (typeof parsed === 'string') problems.push(`JWT_VERIFY_KEYS: ${parsed}`);
-    else {
-      for (const [i, key] of parsed.entries()) {
-        const weak = keyWeakness(verifyRaw.split(',')[i] ?? '', key);
-        if (weak) problems.push(`JWT_VERIFY_KEYS key "${key.kid}" ${weak}`);
-      }
-      jwtVerifyKeys = parsed;
-    }
-  }
-
-  let encryptionKeys: KeyMaterial[] = [];
-  if (encryptionRaw !== undefined) {
-    const parsed = parseKeyList(encryptionRaw);
-    if (typeof parsed === 'string') problems.push(`ENCRYPTION_KEYS: ${parsed}`);
-    else if (parsed.length === 0) problems.push('ENCRYPTION_KEYS must list at least one key');
-    else {
-      for (const [i, key] of parsed.entries()) {
-        const weak = keyWeakness(encryptionRaw.split(',')[i] ?? '', key, 32);
-        if (weak) problems.push(`ENCRYPTION_KEYS key "${key.kid}" ${weak}`);
-      }
-      encryptionKeys = parsed;
-    }
-  }
-  if (jwtVerifyKeys.some((k) => k.kid === jwtSigningKey.kid)) {
-    problems.push(`JWT_VERIFY_KEYS repeats the signing key id "${jwtSigningKey.kid}"`);
-  }
-  return { jwtSigningKey, jwtVerifyKeys, encryptionKeys };
-}
 
 /**
  * Reads and validates the whole configuration. Every problem is collected and thrown together
@@ -278,6 +96,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(reader.string('DATA_DIR', './data'));
   const databaseUrl = reader.url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']);
   const redisUrl = reader.url('REDIS_URL', undefined, ['redis:', 'rediss:']);
+  const redisKeyPrefix = reader.string('REDIS_KEY_PREFIX', 'dashtam:');
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(redisKeyPrefix))
+    reader.problems.push('REDIS_KEY_PREFIX must be 1-64 characters of A-Z a-z 0-9 : _ . -');
   const publicBaseUrl = reader.url('PUBLIC_BASE_URL', `http://${host}:${port}`, ['http:', 'https:']);
   if (production) {
     if (reader.string('PUBLIC_BASE_URL') === undefined) {
@@ -300,6 +121,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl,
     redisUrl,
+    otelEndpoint: reader.url('OTEL_EXPORTER_OTLP_ENDPOINT', undefined, ['http:', 'https:']),
+    redisKeyPrefix,
     publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
     corsOrigins: parseCorsOrigins(reader, environment),
     trustProxy: parseTrustProxy(reader),
@@ -313,6 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionCap: reader.int('SESSION_CAP', 10, 1, 1000),
     refreshReuseLeewaySeconds: reader.int('REFRESH_REUSE_LEEWAY_SECONDS', 10, 0, 300),
     changesRetentionDays: reader.int('CHANGES_RETENTION_DAYS', 90, 1, 3650),
+    outboxRetentionDays: reader.int('OUTBOX_RETENTION_DAYS', 30, 1, 3650),
+    jobsEnabled: reader.bool('JOBS_ENABLED', true),
     syncIntervalMinutes: reader.int('SYNC_INTERVAL_MINUTES', 360, 1, 10080),
     syncMinIntervalSeconds: reader.int('SYNC_MIN_INTERVAL_SECONDS', 300, 0, 86400),
     accessTokenTtlSeconds: reader.int('ACCESS_TOKEN_TTL_SECONDS', 900, 30, 86400),
@@ -342,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyLimitBytes: reader.int('BODY_LIMIT_BYTES', 1024 * 1024, 1024),
       requestTimeoutMs: reader.int('REQUEST_TIMEOUT_MS', 30_000, 1000),
       slowRequestMs: reader.int('SLOW_REQUEST_MS', 500, 1),
+      idempotencyAbandonedSeconds: reader.int('IDEMPOTENCY_ABANDONED_SECONDS', 120, 10, 86400),
     },
     logLevel,
     migrateOnStart: reader.bool('MIGRATE_ON_START', true),

@@ -1,0 +1,3 @@
+export { passwordResetMail, type RenderedMail, renderMail, verifyEmailMail } from './mail.templates.ts';
+export { registerMailboxRoutes } from './mailbox.routes.ts';
+export { MAIL_JOB, Mailer, type MailerOptions, type MailMessage } from './mailer.service.ts';
