@@ -14,9 +14,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config/config.ts';
+import { writePipelineApp } from './write-pipeline.ts';
 
 // --- harness -------------------------------------------------------------------------------------
 
@@ -36,6 +38,8 @@ interface Scenario {
   method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   headers?: Record<string, string>;
   body?: string;
+  /** Path of a CommonJS module whose export changes each target request (autocannon setupRequest). */
+  setupTargetRequest?: string;
 }
 
 /** The subset of autocannon's result that is used here (the package ships no types). */
@@ -83,6 +87,19 @@ function fire(scenario: Scenario, server: Server, side: 'baseline' | 'target', s
     connections: CONNECTIONS,
     duration: seconds,
     ...(WORKERS > 0 ? { workers: WORKERS } : {}),
+    // Worker threads load the hook by path; on this thread it is required here.
+    ...(side === 'target' && scenario.setupTargetRequest
+      ? {
+          requests: [
+            {
+              setupRequest:
+                WORKERS > 0
+                  ? scenario.setupTargetRequest
+                  : createRequire(import.meta.url)(scenario.setupTargetRequest),
+            },
+          ],
+        }
+      : {}),
   });
 }
 
@@ -194,6 +211,17 @@ async function realApp(env: Record<string, string> = {}): Promise<Server> {
 
 const scenarios: Scenario[] = [
   { name: 'health', baseline: bareFastify, target: () => realApp(), baselinePath: '/hello', path: '/health' },
+  {
+    name: 'write',
+    baseline: writePipelineApp,
+    target: writePipelineApp,
+    baselinePath: '/api/v1/bench/plain',
+    path: '/api/v1/bench/full',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ note: 'bench', amount: '12.3400' }),
+    setupTargetRequest: fileURLToPath(new URL('./fresh-idempotency-key.cjs', import.meta.url)),
+  },
 ];
 
 // --- main ----------------------------------------------------------------------------------------

@@ -229,3 +229,20 @@ test('after 24 h a key is forgotten and may be used again; purge removes expired
   );
   assert.equal(rows[0]!.n, 0);
 });
+
+test('a key left in progress by a crashed request may be claimed again after IDEMPOTENCY_ABANDONED_SECONDS', async (t) => {
+  const { counters, post } = await setup(t);
+  const key = randomUUID();
+  const slow = post(key, { name: 'a' }, { url: '/api/v1/test/widgets?delay=300' });
+  await new Promise((r) => setTimeout(r, 100));
+  const db = await testDatabase();
+  // Simulate a process that died holding the key two minutes ago.
+  await db.query(
+    "UPDATE idempotency_keys SET created_at = now() - interval '10 minutes' WHERE state = 'in_progress'",
+  );
+  const takeover = await post(key, { name: 'a' });
+  assert.equal(takeover.statusCode, 201);
+  assert.equal(takeover.headers['idempotent-replayed'], undefined);
+  await slow;
+  assert.equal(counters.created, 2);
+});

@@ -82,8 +82,11 @@ export function registerIdempotency(
     const fingerprint = fingerprintOf(request);
     const cipherOwner = userId ?? SYSTEM_OWNER;
 
-    await repo.releaseStale(scope, deps.abandonedAfterSeconds);
-    const claimed = await repo.claim(scope, fingerprint, IDEMPOTENCY_TTL_SECONDS);
+    // The common case (a new key) costs one insert; leftovers are cleared only when it collides.
+    let claimed = await repo.claim(scope, fingerprint, IDEMPOTENCY_TTL_SECONDS);
+    if (!claimed && (await repo.releaseStale(scope, deps.abandonedAfterSeconds)) > 0) {
+      claimed = await repo.claim(scope, fingerprint, IDEMPOTENCY_TTL_SECONDS);
+    }
     if (claimed) {
       request.idempotencyRecord = { id: claimed, cipherOwner };
       return;

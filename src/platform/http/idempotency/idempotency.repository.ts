@@ -46,14 +46,15 @@ export class IdempotencyRepository {
   }
 
   /** Drops an expired record, or an in-progress one abandoned by a crashed request, so the key can be claimed again. */
-  async releaseStale(scope: IdempotencyScope, abandonedAfterSeconds: number): Promise<void> {
-    await this.db.query(
+  async releaseStale(scope: IdempotencyScope, abandonedAfterSeconds: number): Promise<number> {
+    const { rowCount } = await this.db.query(
       `DELETE FROM idempotency_keys
         WHERE owner_id = $1 AND method = $2 AND path = $3 AND key_hash = $4
           AND (expires_at <= now()
                OR (state = 'in_progress' AND created_at < now() - make_interval(secs => $5)))`,
       [scope.ownerId, scope.method, scope.path, scope.keyHash, abandonedAfterSeconds],
     );
+    return rowCount;
   }
 
   async complete(
