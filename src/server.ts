@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { type Config, loadConfig } from './config/config.ts';
 import { resolveSecretSources } from './config/secret-sources/index.ts';
+import { stopOnSignals } from './platform/shutdown.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -17,28 +18,7 @@ export interface RunningServer {
 export async function startServer(config: Config): Promise<RunningServer> {
   const app = await buildApp(config);
   const url = await app.listen({ port: config.port, host: config.host });
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= app.close();
-    return stopping;
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    app.log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      app.log.error('shutdown timed out; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    timer.unref();
-    stop().then(
-      () => process.exit(0),
-      (err) => {
-        app.log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  const stop = stopOnSignals(app, config.shutdownTimeoutMs, 'server');
   app.log.info(
     { url, env: config.env, database: config.databaseUrl ? 'postgres' : 'pglite' },
     'Dashtam listening',

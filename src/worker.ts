@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { type Config, loadConfig } from './config/config.ts';
 import { resolveSecretSources } from './config/secret-sources/index.ts';
+import { stopOnSignals } from './platform/shutdown.ts';
 
 export const WORKER_NEEDS_POSTGRES =
   'dashtam worker needs a PostgreSQL server (DATABASE_URL). The embedded database can be opened ' +
@@ -21,28 +22,7 @@ export async function startWorker(config: Config): Promise<RunningWorker> {
   if (!config.databaseUrl) throw new Error(WORKER_NEEDS_POSTGRES);
   const app = await buildApp({ ...config, jobsEnabled: true });
   await app.ready();
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= app.close();
-    return stopping;
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    app.log.info({ signal }, 'worker shutting down');
-    const timer = setTimeout(() => {
-      app.log.error('worker shutdown timed out; exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    timer.unref();
-    stop().then(
-      () => process.exit(0),
-      (err) => {
-        app.log.error({ err }, 'worker shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  const stop = stopOnSignals(app, config.shutdownTimeoutMs, 'worker');
   app.log.info({ env: config.env, pid: process.pid }, 'Dashtam worker running');
   return { app, stop };
 }
