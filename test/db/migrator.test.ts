@@ -125,3 +125,12 @@ test('status lists pending, applied and missing migrations; create writes the ne
   assert.equal((await migrator.status()).at(-1)?.state, 'missing');
   await assert.rejects(migrator.up(), /file is missing/);
 });
+
+test('rowCount means the same on both drivers: rows returned, or rows changed', async (t) => {
+  const db = await scratch(t);
+  await db.exec('CREATE TABLE counted (n int); INSERT INTO counted VALUES (1), (2), (3)');
+  assert.equal((await db.query('SELECT n FROM counted')).rowCount, 3);
+  assert.equal((await db.query('UPDATE counted SET n = n + 1 WHERE n > 1')).rowCount, 2);
+  assert.equal((await db.query('DELETE FROM counted WHERE n = 3 RETURNING n')).rowCount, 1);
+  assert.equal((await db.query('SELECT n FROM counted WHERE n > 100')).rowCount, 0);
+});
