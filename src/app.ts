@@ -2,6 +2,8 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/config.ts';
+import { AuditService } from './modules/audit/index.ts';
+import { registerIdentity } from './modules/identity/index.ts';
 import { KeyStore } from './platform/crypto/index.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { Migrator } from './platform/db/migrator.ts';
@@ -130,6 +132,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     retentionDays: config.outboxRetentionDays,
   });
   if (config.env !== 'production') registerMailboxRoutes(app, { mailer });
+  const audit = new AuditService(db, keyStore);
+  registerIdentity(app, config, { db, audit, mailer });
   app.addHook('onReady', () => jobs.start());
   // onClose hooks run last-registered first: jobs drain before the database closes.
   app.addHook('onClose', async () => {
