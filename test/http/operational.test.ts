@@ -169,5 +169,5 @@ test('a client that never finishes its request is cut off after REQUEST_TIMEOUT_
   const started = Date.now();
   await new Promise((resolve) => socket.once('close', resolve));
   assert.match(received, /^HTTP\/1\.1 408/);
-  assert.ok(Date.now() - started < 5000, 'closed well before the default 30 s check interval');
+  assert.ok(Date.now() - started < 15_000, 'closed well before the default 30 s check interval');
 });
