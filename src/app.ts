@@ -133,7 +133,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
   if (config.env !== 'production') registerMailboxRoutes(app, { mailer });
   const audit = new AuditService(db, keyStore);
-  registerIdentity(app, config, { db, audit, mailer });
+  registerIdentity(app, config, { db, audit, mailer, keys: keyStore });
   app.addHook('onReady', () => jobs.start());
   // onClose hooks run last-registered first: jobs drain before the database closes.
   app.addHook('onClose', async () => {

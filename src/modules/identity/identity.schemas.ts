@@ -82,3 +82,42 @@ export const PatchMeBody = Type.Object(
   { name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])) },
   { additionalProperties: false },
 );
+
+const CurrentPassword = Type.String({ minLength: 1, maxLength: 1024 });
+
+export const ChangePasswordBody = Type.Object(
+  { current_password: CurrentPassword, new_password: NewPassword },
+  { additionalProperties: false },
+);
+
+export const PasswordResetBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 512 }), new_password: NewPassword },
+  { additionalProperties: false },
+);
+
+export const EmailChangeBody = Type.Object(
+  { new_email: Email, password: CurrentPassword },
+  { additionalProperties: false },
+);
+
+const TotpCode = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'a current TOTP code or a recovery code',
+});
+
+export const TotpConfirmBody = Type.Object({ totp_code: TotpCode }, { additionalProperties: false });
+
+export const TotpDisableBody = Type.Object(
+  { password: CurrentPassword, totp_code: TotpCode },
+  { additionalProperties: false },
+);
+
+export const TotpEnrollment = Type.Object({
+  secret: Type.String({ description: 'base32, for manual entry' }),
+  otpauth_uri: Type.String({ description: 'otpauth://totp/… (show as a QR code)' }),
+});
+
+export const RecoveryCodes = Type.Object({
+  recovery_codes: Type.Array(Type.String(), { description: 'each works once; shown only now' }),
+});

@@ -4,7 +4,9 @@ import { sqlState } from '../../platform/db/index.ts';
 import { AppError } from '../../platform/http/problems.ts';
 import { type Mailer, verifyEmailMail } from '../../platform/mail/index.ts';
 import type { AuditRequestContext, AuditService } from '../audit/index.ts';
+import { confirmEmailToken } from './identity.account.ts';
 import { effectiveRoles } from './identity.auth.ts';
+import { mfaRepository } from './identity.mfa.repository.ts';
 import { assertStrongPassword, type PasswordHasher } from './identity.passwords.ts';
 import { identityRepository as repo, type UserRow } from './identity.repository.ts';
 import { opaqueToken, tokenHash } from './identity.tokens.ts';
@@ -36,13 +38,13 @@ export interface UserServiceDeps {
 export class UserService {
   constructor(private readonly deps: UserServiceDeps) {}
 
-  view(user: UserRow): UserView {
+  view(user: UserRow, mfaEnabled = false): UserView {
     return {
       id: user.id,
       email: user.email,
       name: user.name,
       email_verified: user.email_verified_at !== null,
-      mfa_enabled: false,
+      mfa_enabled: mfaEnabled,
       roles: effectiveRoles(user, this.deps.adminEmails),
       created_at: user.created_at.toISOString(),
     };
@@ -96,25 +98,12 @@ export class UserService {
     await this.deps.mailer.send({ to: user.email, ...verifyEmailMail(link) }, { tx });
   }
 
-  /** Consumes a verification token; 400 invalid_token for unknown, used and expired alike. */
+  /**
+   * Consumes a verification token (400 invalid_token for unknown, used and expired alike): it
+   * verifies the address, or replaces it when the token came from an email change.
+   */
   async verifyEmail(token: string, request: AuditRequestContext): Promise<void> {
-    const userId = await this.deps.db.transaction(async (tx) => {
-      const owner = await repo.consumeOneTimeToken(tx, tokenHash(token), 'email_verification');
-      if (!owner) return undefined;
-      await repo.markEmailVerified(tx, owner);
-      await this.deps.audit.record(
-        {
-          action: 'user.email_verified',
-          actor: { id: owner, type: 'user' },
-          userId: owner,
-          resourceType: 'user',
-          resourceId: owner,
-          request,
-        },
-        tx,
-      );
-      return owner;
-    });
+    const userId = await confirmEmailToken(this.deps, token, request);
     if (!userId) throw new AppError('invalid_token');
     this.deps.onUserChanged?.(userId);
   }
@@ -129,7 +118,7 @@ export class UserService {
   async me(userId: string): Promise<UserView> {
     const user = await repo.userById(this.deps.db, userId);
     if (!user) throw new AppError('unauthorized');
-    return this.view(user);
+    return this.view(user, await mfaRepository.enabled(this.deps.db, userId));
   }
 
   async updateMe(userId: string, changes: { name?: string | null }, request: AuditRequestContext) {
@@ -151,6 +140,6 @@ export class UserService {
       );
       return row;
     });
-    return this.view(user);
+    return this.view(user, await mfaRepository.enabled(this.deps.db, userId));
   }
 }

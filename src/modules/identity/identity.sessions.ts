@@ -4,6 +4,7 @@ import { AppError } from '../../platform/http/problems.ts';
 import { type Mailer, renderMail } from '../../platform/mail/index.ts';
 import type { AuditRequestContext, AuditService } from '../audit/index.ts';
 import { effectiveRoles } from './identity.auth.ts';
+import type { MfaCheck } from './identity.mfa.ts';
 import type { PasswordHasher } from './identity.passwords.ts';
 import { identityRepository as repo, type SessionRow, type UserRow } from './identity.repository.ts';
 import type { SessionCache } from './identity.session-cache.ts';
@@ -44,6 +45,10 @@ export interface SessionServiceDeps {
   loginMaxFailures: number;
   sessionCap: number;
   refreshReuseLeewaySeconds: number;
+  /** The second factor of a login (absent: no MFA). */
+  mfa?: {
+    check(userId: string, code: string | undefined, request: AuditRequestContext): Promise<MfaCheck>;
+  };
   /** Refresh token hash → session, so the refresh rate limit can be keyed per session. */
   onRefreshIssued?: (refreshTokenHash: string, sessionId: string) => void;
 }
@@ -59,7 +64,10 @@ function lockedOut(retryAfter: number): AppError {
 export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
 
-  async login(input: { email: string; password: string }, request: AuditRequestContext): Promise<TokenPair> {
+  async login(
+    input: { email: string; password: string; totp_code?: string },
+    request: AuditRequestContext,
+  ): Promise<TokenPair> {
     const { db, loginMaxFailures: max } = this.deps;
     const email = input.email.trim().toLowerCase();
     const ip = request.ip ?? 'unknown';
@@ -82,6 +90,13 @@ export class SessionService {
     }
     if (user.disabled_at) throw new AppError('account_disabled', { userAction: 'contact_support' });
     if (!user.email_verified_at) throw new AppError('email_not_verified', { userAction: 'verify_email' });
+    // mfa_required is not a failed attempt; a wrong code is (API.md).
+    const second = (await this.deps.mfa?.check(user.id, input.totp_code, request)) ?? 'off';
+    if (second === 'required') throw new AppError('mfa_required');
+    if (second === 'invalid') {
+      await this.recordFailure(email, ip, user, counts.email + 1 === ceiling, request, 'invalid_mfa_code');
+      throw new AppError('invalid_mfa_code');
+    }
     if (this.deps.passwords.needsRehash(user.password_hash)) {
       await repo.setPasswordHash(db, user.id, await this.deps.passwords.hash(input.password));
     }
@@ -94,6 +109,7 @@ export class SessionService {
     user: UserRow | undefined,
     reachedCeiling: boolean,
     request: AuditRequestContext,
+    reason: 'invalid_credentials' | 'invalid_mfa_code' = 'invalid_credentials',
   ): Promise<void> {
     await this.deps.db.transaction(async (tx) => {
       await repo.recordFailure(tx, email, ip);
@@ -102,7 +118,7 @@ export class SessionService {
     });
     await this.deps.audit.recordFailure({
       action: 'session.created',
-      reason: 'invalid_credentials',
+      reason,
       userId: user?.id ?? null,
       resourceType: 'user',
       resourceId: user?.id ?? null,

@@ -1,10 +1,15 @@
 /** The identity module's public surface (other modules import only this). */
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/config.ts';
+import type { KeyStore } from '../../platform/crypto/index.ts';
 import type { Database } from '../../platform/db/index.ts';
 import type { Mailer } from '../../platform/mail/index.ts';
 import type { AuditService } from '../audit/index.ts';
+import { registerAccountRoutes } from './identity.account.routes.ts';
+import { AccountService } from './identity.account.ts';
 import { registerAuthentication } from './identity.auth.ts';
+import { registerMfaRoutes } from './identity.mfa.routes.ts';
+import { MfaService } from './identity.mfa.ts';
 import { PasswordHasher } from './identity.passwords.ts';
 import { registerIdentityRoutes } from './identity.routes.ts';
 import { UserService } from './identity.service.ts';
@@ -33,7 +38,7 @@ export interface Identity {
 export function registerIdentity(
   app: FastifyInstance,
   config: Config,
-  deps: { db: Database; audit: AuditService; mailer: Mailer },
+  deps: { db: Database; audit: AuditService; mailer: Mailer; keys: KeyStore },
 ): Identity {
   const passwords = new PasswordHasher();
   const tokens = new AccessTokens({
@@ -53,8 +58,10 @@ export function registerIdentity(
     adminEmails: config.adminEmails,
     onUserChanged: (userId) => cache.invalidateUser(userId),
   });
+  const mfa = new MfaService({ ...deps, passwords });
   const sessions = new SessionService({
     ...deps,
+    mfa,
     passwords,
     tokens,
     cache,
@@ -72,5 +79,8 @@ export function registerIdentity(
   });
   registerAuthentication(app, { tokens, sessions: cache, adminEmails: config.adminEmails });
   registerIdentityRoutes(app, { users, sessions, sessionOfRefresh: (hash) => refreshIndex.get(hash) });
+  const account = new AccountService({ ...deps, passwords, cache, publicBaseUrl: config.publicBaseUrl });
+  registerAccountRoutes(app, account);
+  registerMfaRoutes(app, mfa);
   return { users, sessions, tokens, cache };
 }

@@ -70,3 +70,25 @@ export function passwordResetMail(link: string, validMinutes: number): RenderedM
     footer: NOT_YOU,
   });
 }
+
+export function passwordChangedMail(): RenderedMail {
+  return renderMail({
+    subject: 'Your Dashtam password was changed',
+    paragraphs: [
+      'The password of your Dashtam account was just changed, and your other sessions were signed out.',
+      'If you did not do this, reset your password at once and contact your administrator.',
+    ],
+  });
+}
+
+export function emailChangeMail(link: string, validHours: number): RenderedMail {
+  return renderMail({
+    subject: 'Confirm your new email address for Dashtam',
+    paragraphs: [
+      'Someone asked to use this address for their Dashtam account.',
+      `Confirm it to make the change; the link works once, for ${validHours} hours.`,
+    ],
+    action: { label: 'Confirm new email address', url: link },
+    footer: NOT_YOU,
+  });
+}
