@@ -3,12 +3,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { Migrator } from '../../src/platform/db/migrator.ts';
-import { Jobs } from '../../src/platform/jobs/index.ts';
-import { Mailer } from '../../src/platform/mail/index.ts';
 import { startWorker, WORKER_NEEDS_POSTGRES } from '../../src/worker.ts';
 import { testConfig, testEnv } from '../helpers/config.ts';
 import { createScratchDatabase, onPostgres } from '../helpers/database.ts';
-import { eventually, memoryLogger } from '../helpers/jobs.ts';
+import { enqueueOnlyMailer, eventually } from '../helpers/jobs.ts';
 import { stopProcess, waitForExit } from '../helpers/process.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -61,16 +59,7 @@ test('postgres-only: two dashtam worker processes share the queue, each job runs
   const env = { ...process.env, ...testEnv({ DATABASE_URL: scratch.url, LOG_LEVEL: 'info' }) };
   const workers = [await spawnWorker(t, env), await spawnWorker(t, env)];
 
-  const jobs = new Jobs(db, { logger: memoryLogger(), work: false });
-  const mailer = new Mailer(db, jobs, {
-    env: 'test',
-    smtpUrl: undefined,
-    from: 'Dashtam <no-reply@dashtam.test>',
-    logger: memoryLogger(),
-    retentionDays: 30,
-  });
-  await jobs.start();
-  t.after(() => jobs.stop());
+  const mailer = await enqueueOnlyMailer(t, db);
   const ids: string[] = [];
   for (let i = 0; i < 10; i++)
     ids.push(await mailer.send({ to: `w${i}@example.test`, subject: `n${i}`, text: 'x' }));

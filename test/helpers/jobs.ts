@@ -2,6 +2,7 @@ import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../src/platform/db/index.ts';
 import { Jobs, type JobsLogger, type JobsOptions } from '../../src/platform/jobs/index.ts';
+import { Mailer } from '../../src/platform/mail/index.ts';
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error';
@@ -42,4 +43,19 @@ export function gate(): { promise: Promise<void>; open: () => void } {
     open = resolve;
   });
   return { promise, open };
+}
+
+/** A Mailer on `db` that only enqueues (its jobs run elsewhere), stopped when the test ends. */
+export async function enqueueOnlyMailer(t: TestContext, db: Database): Promise<Mailer> {
+  const jobs = new Jobs(db, { logger: memoryLogger(), work: false });
+  const mailer = new Mailer(db, jobs, {
+    env: 'test',
+    smtpUrl: undefined,
+    from: 'Dashtam <no-reply@dashtam.test>',
+    logger: memoryLogger(),
+    retentionDays: 30,
+  });
+  await jobs.start();
+  t.after(() => jobs.stop());
+  return mailer;
 }

@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { Jobs } from '../../src/platform/jobs/index.ts';
-import { Mailer } from '../../src/platform/mail/index.ts';
 import { buildTestApp, testDatabase } from '../helpers/app.ts';
-import { memoryLogger } from '../helpers/jobs.ts';
+import { enqueueOnlyMailer } from '../helpers/jobs.ts';
 import { assertProblem } from '../helpers/problem.ts';
-
-/** A Mailer on the app's database that only enqueues, as a module of the app would. */
-async function sender(t: TestContext): Promise<Mailer> {
-  const db = await testDatabase();
-  const jobs = new Jobs(db, { logger: memoryLogger(), work: false });
-  const mailer = new Mailer(db, jobs, {
-    env: 'test',
-    smtpUrl: undefined,
-    from: 'Dashtam <no-reply@dashtam.test>',
-    logger: memoryLogger(),
-    retentionDays: 30,
-  });
-  await jobs.start();
-  t.after(() => jobs.stop());
-  return mailer;
-}
 
 test('GET /api/v1/dev/mailbox lists sent messages newest first, filtered by address in any case', async (t) => {
   const app = await buildTestApp(t);
-  const mailer = await sender(t);
+  const mailer = await enqueueOnlyMailer(t, await testDatabase());
   const first = await mailer.send({
     to: 'Frank@Example.test',
     subject: 'First',
@@ -87,7 +69,7 @@ test('the mailbox does not exist in production', async (t) => {
 
 test('with JOBS_ENABLED the app runs jobs itself: a queued message is delivered (logged, no SMTP)', async (t) => {
   const app = await buildTestApp(t, { env: { JOBS_ENABLED: 'true' } });
-  const mailer = await sender(t);
+  const mailer = await enqueueOnlyMailer(t, await testDatabase());
   const id = await mailer.send({ to: 'heidi@example.test', subject: 'Jobs on', text: 'x' });
   const db = await testDatabase();
   const deadline = Date.now() + 15_000;
